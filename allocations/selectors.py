@@ -1,0 +1,27 @@
+from allocations.models import Allocation
+from panel.errors import NotFound
+from servers.models import Server
+
+_MAX_ID = 2**63 - 1
+
+
+def allocation_get_for_server(*, server: Server, allocation_id: str) -> Allocation:
+    """The allocation with that id among `server`'s own; NotFound for anything else,
+    including ids that are not integers at all."""
+    if not allocation_id.isascii() or not allocation_id.isdigit() or len(allocation_id) > 19:
+        raise NotFound()
+    pk = int(allocation_id)
+    if pk > _MAX_ID:
+        raise NotFound()
+    allocation = Allocation.objects.filter(server=server, pk=pk).first()
+    if allocation is None:
+        raise NotFound()
+    return allocation
+
+
+def allocation_list_for_server(*, server: Server) -> list[Allocation]:
+    return list(
+        Allocation.objects.filter(server=server)
+        .order_by("id")
+        .only("id", "ip", "ip_alias", "port", "notes", "is_primary", "server_id")
+    )

@@ -1,0 +1,64 @@
+"""Rate limits as fixed-window counters in the shared cache.
+
+`cache.add` + `cache.incr` are atomic on Redis and on the memory cache, so concurrent
+requests are all counted (a read-then-write history would lose some). Rates are read from
+settings on every call, in DRF's `N/sec|min|hour|day` notation."""
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from panel.client_ip import client_ip
+from panel.errors import TooManyRequests
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`"256/min"` -> (256, 60)."""
+    count, period = rate.split("/")
+    return int(count), _PERIODS[period.strip()[0]]
+
+
+class _Window:
+    def __init__(self, scope: str, ident: str, rate: str):
+        self.limit, self.duration = parse_rate(rate)
+        now = time.time()
+        window = int(now // self.duration)
+        self.key = f"rl:{scope}:{ident}:{window}"
+        self.retry_after = max(1, math.ceil((window + 1) * self.duration - now))
+
+    def hit(self) -> int:
+        # Expire a little after the window so a slow clock never reads a stale counter.
+        cache.add(self.key, 0, timeout=self.duration + 1)
+        try:
+            return cache.incr(self.key)
+        except ValueError:  # evicted between add and incr
+            cache.add(self.key, 1, timeout=self.duration + 1)
+            return 1
+
+    def count(self) -> int:
+        return cache.get(self.key, 0)
+
+
+def check_user_rate(user) -> None:
+    window = _Window("user", str(user.pk), settings.PANEL_API_RATE)
+    if window.hit() > window.limit:
+        raise TooManyRequests(window.retry_after)
+
+
+def _failure_window(request) -> _Window:
+    return _Window("authfail", client_ip(request), settings.PANEL_AUTH_FAILURE_RATE)
+
+
+def check_auth_failure_rate(request) -> None:
+    """Refuse, before any database work, an address already over its failure budget."""
+    window = _failure_window(request)
+    if window.count() >= window.limit:
+        raise TooManyRequests(window.retry_after)
+
+
+def record_auth_failure(request) -> None:
+    _failure_window(request).hit()

@@ -1,0 +1,53 @@
+"""Reads scoped to the caller: a server the caller may not see is simply not found."""
+
+import uuid
+
+from panel.errors import InsufficientPermissions, NotFound, ServerNotInstalled, ServerSuspended
+from servers.models import Server, ServerStatus, Subuser
+
+
+def _identifier_filter(identifier: str) -> dict | None:
+    value = identifier.strip().lower()
+    if len(value) == 8 and all(c in "0123456789abcdef" for c in value):
+        return {"identifier": value}
+    if len(value) == 36:
+        try:
+            return {"uuid": uuid.UUID(value)}
+        except ValueError:
+            return None
+    return None
+
+
+def server_get_for_user(*, user, identifier: str) -> Server:
+    """The server named by uuid or 8-character identifier (any case), among those `user`
+    may see; NotFound otherwise, the same for "absent" and "not yours"."""
+    lookup = _identifier_filter(identifier)
+    if lookup is None:
+        raise NotFound()
+    server = Server.objects.visible_to(user).filter(**lookup).first()
+    if server is None:
+        raise NotFound()
+    return server
+
+
+def server_permissions_for_user(*, server: Server, user) -> frozenset[str] | None:
+    """None means every permission (owner or superuser); else the subuser's strings."""
+    if user.is_superuser or server.owner_id == user.pk:
+        return None
+    perms = Subuser.objects.filter(server=server, user=user).values_list("permissions", flat=True)
+    first = perms.first()
+    return frozenset(p for p in (first or []) if isinstance(p, str))
+
+
+def server_require_permission(*, server: Server, user, permission: str) -> None:
+    granted = server_permissions_for_user(server=server, user=user)
+    if granted is not None and permission not in granted:
+        raise InsufficientPermissions()
+
+
+def server_require_usable(*, server: Server) -> None:
+    """Network changes and reads need a server that is neither suspended nor installing."""
+    if server.status == ServerStatus.SUSPENDED:
+        raise ServerSuspended()
+    if server.status in (ServerStatus.INSTALLING, ServerStatus.INSTALL_FAILED):
+        raise ServerNotInstalled()
