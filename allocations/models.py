@@ -56,10 +56,6 @@ class Allocation(models.Model):
     def __str__(self) -> str:
         return self.address
 
-    @property
-    def address(self) -> str:
-        return format_ip_port(self.ip, self.port)
-
     def save(self, *args, **kwargs):
         parsed = parse_ip(str(self.ip))
         if parsed is not None:
@@ -69,3 +65,7 @@ class Allocation(models.Model):
             self.is_primary = False
             self.notes = None
         super().save(*args, **kwargs)
+
+    @property
+    def address(self) -> str:
+        return format_ip_port(self.ip, self.port)
