@@ -1,3 +1,5 @@
+from django.db.models import Count, Max, Q
+
 from allocations.models import Allocation
 from panel.errors import NotFound
 from servers.models import Server
@@ -24,4 +26,15 @@ def allocation_list_for_server(*, server: Server) -> list[Allocation]:
         Allocation.objects.filter(server=server)
         .order_by("id")
         .only("id", "ip", "ip_alias", "port", "notes", "is_primary", "server_id")
+    )
+
+
+def allocation_addresses_for_node(*, node_id: int) -> list[dict]:
+    """The node's addresses, lowest first: `ip`, an `alias` (if any row has one) and how
+    many of its ports are `free`. One query, however large the pool."""
+    return list(
+        Allocation.objects.filter(node_id=node_id)
+        .values("ip", "ip_key")
+        .annotate(alias=Max("ip_alias"), free=Count("id", filter=Q(server__isnull=True)))
+        .order_by("ip_key")
     )

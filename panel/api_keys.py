@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from panel.errors import FieldError, ValidationFailed
+from panel.errors import ApiKeyLimitReached, FieldError, ValidationFailed
 from panel.models import ApiKey
 
 PREFIX = "ptlc_"
@@ -64,7 +64,12 @@ def normalize_allowed_ips(entries: list[str]) -> list[str]:
         try:
             if not isinstance(entry, str) or "%" in entry:
                 raise ValueError
-            cleaned.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            entry = entry.strip()
+            # Kept as written when a plain address; a range in its network form.
+            if "/" in entry:
+                cleaned.append(str(ipaddress.ip_network(entry, strict=False)))
+            else:
+                cleaned.append(str(ipaddress.ip_address(entry)))
         except ValueError:
             raise ValidationFailed(
                 [FieldError("allowed_ips", "ip", f"{entry!s:.60} is not an IP address or range.")]
@@ -95,16 +100,7 @@ def api_key_create(
     with transaction.atomic():
         get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
         if ApiKey.objects.filter(user=user).count() >= settings.PANEL_MAX_API_KEYS:
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        "user",
-                        "max",
-                        f"You have reached the account limit of {settings.PANEL_MAX_API_KEYS} "
-                        "API keys.",
-                    )
-                ]
-            )
+            raise ApiKeyLimitReached()
         while True:
             identifier = PREFIX + _random(IDENTIFIER_LENGTH - len(PREFIX))
             if not ApiKey.objects.filter(identifier=identifier).exists():

@@ -78,6 +78,12 @@ class ServiceUnavailable(PanelError):
     detail = "The service is temporarily unavailable, please try again."
 
 
+class ApiKeyLimitReached(PanelError):
+    # Pterodactyl's code and text for the same refusal, so its clients recognise it.
+    code, status = "DisplayException", 400
+    detail = "You have reached the account limit for number of API keys."
+
+
 class ConflictingServerState(PanelError):
     code, status = "ConflictingServerStateException", 400
 

@@ -27,3 +27,16 @@ ALLOCATION_READ = "allocation.read"
 ALLOCATION_CREATE = "allocation.create"
 ALLOCATION_UPDATE = "allocation.update"
 ALLOCATION_DELETE = "allocation.delete"
+
+GROUP_DESCRIPTIONS: dict[str, str] = {
+    "control": "Permissions that control a user's ability to control the power state of a "
+    "server.",
+    "allocation": "Permissions that control a user's ability to modify the port allocations "
+    "for this server.",
+    "activity": "Permissions that control a user's access to the server activity logs.",
+}
+
+CONTROL_START = "control.start"
+CONTROL_STOP = "control.stop"
+CONTROL_RESTART = "control.restart"
+ACTIVITY_READ = "activity.read"

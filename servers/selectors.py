@@ -1,20 +1,23 @@
 """Reads scoped to the caller: a server the caller may not see is simply not found."""
 
+import re
 import uuid
 
 from panel.errors import InsufficientPermissions, NotFound, ServerNotInstalled, ServerSuspended
 from servers.models import Server, ServerStatus, Subuser
 
+_IDENTIFIER = re.compile(r"[0-9a-f]{8}")
+# Only the canonical 36-character form: `uuid.UUID` would also take braces, `urn:uuid:` and
+# hyphens anywhere, which would give one server many paths.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
 
 def _identifier_filter(identifier: str) -> dict | None:
-    value = identifier.strip().lower()
-    if len(value) == 8 and all(c in "0123456789abcdef" for c in value):
+    value = identifier.lower()
+    if _IDENTIFIER.fullmatch(value):
         return {"identifier": value}
-    if len(value) == 36:
-        try:
-            return {"uuid": uuid.UUID(value)}
-        except ValueError:
-            return None
+    if _UUID.fullmatch(value):
+        return {"uuid": uuid.UUID(value)}
     return None
 
 
@@ -35,8 +38,15 @@ def server_permissions_for_user(*, server: Server, user) -> frozenset[str] | Non
     if user.is_superuser or server.owner_id == user.pk:
         return None
     perms = Subuser.objects.filter(server=server, user=user).values_list("permissions", flat=True)
-    first = perms.first()
-    return frozenset(p for p in (first or []) if isinstance(p, str))
+    return permissions_granted(perms.first())
+
+
+def permissions_granted(strings) -> frozenset[str]:
+    """The permission strings a stored value grants: only a list of strings grants anything
+    (no subuser row, or data of another shape, grants nothing)."""
+    if not isinstance(strings, list):
+        return frozenset()
+    return frozenset(p for p in strings if isinstance(p, str))
 
 
 def server_require_permission(*, server: Server, user, permission: str) -> None:

@@ -10,6 +10,9 @@ class AlwaysJSON(BaseContentNegotiation):
     def select_parser(self, request, parsers):
         content_type = request.content_type or ""
         media = content_type.split(";", 1)[0].strip().lower()
+        if media.startswith("application/") and media.endswith("+json"):
+            # e.g. application/vnd.pterodactyl.v1+json: JSON by its structured suffix.
+            media = "application/json"
         for parser in parsers:
             if parser.media_type == media:
                 return parser

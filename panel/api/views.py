@@ -1,5 +1,6 @@
 """The base every client API view shares: checks in the spec's order, JSON only."""
 
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
 from panel.api.envelopes import error_response
@@ -36,6 +37,8 @@ class ClientApiView(APIView):
         return {"view": self}
 
 
+@csrf_exempt
 def api_not_found(request, *args, **kwargs):
-    """A path the API does not have at all."""
+    """A path the API does not have at all: the 404 envelope, for any method, never the CSRF
+    page (the API's own views are CSRF-exempt too and check CSRF only for sessions)."""
     return error_response(NotFound())

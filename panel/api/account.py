@@ -1,0 +1,79 @@
+"""`/api/client/account/api-keys`: a user's own keys. The secret is in the create answer's
+`meta.secret_token`, once; the bearer key is `identifier` + `secret_token`, as in
+Pterodactyl."""
+
+from rest_framework.response import Response
+
+from panel.api.views import ClientApiView
+from panel.api_keys import api_key_create, api_key_delete
+from panel.errors import FieldError, NotFound, ValidationFailed
+from panel.models import ApiKey
+
+
+def _iso(value) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def api_key_item(key: ApiKey) -> dict:
+    return {
+        "object": "api_key",
+        "attributes": {
+            "identifier": key.identifier,
+            "description": key.description,
+            "allowed_ips": list(key.allowed_ips),
+            "last_used_at": _iso(key.last_used_at),
+            "created_at": _iso(key.created_at),
+        },
+    }
+
+
+def _parse_key_body(request) -> tuple[str, list[str]]:
+    data = request.data
+    if hasattr(data, "getlist"):  # a form: allowed_ips may repeat
+        description = data.get("description")
+        allowed = data.getlist("allowed_ips") or data.getlist("allowed_ips[]")
+    elif isinstance(data, dict):
+        description = data.get("description")
+        allowed = data.get("allowed_ips")
+    else:
+        raise ValidationFailed(
+            [FieldError("body", "object", "The request body must be a JSON object.")]
+        )
+    problems = []
+    if description is None or description == "":
+        problems.append(FieldError("description", "required", "The description field is required."))
+    elif not isinstance(description, str) or "\x00" in description:
+        problems.append(FieldError("description", "string", "The description must be a string."))
+    if allowed is None:
+        allowed = []
+    if not isinstance(allowed, list) or not all(isinstance(x, str) for x in allowed):
+        problems.append(
+            FieldError("allowed_ips", "array", "The allowed ips must be a list of addresses.")
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    return description, allowed
+
+
+class ApiKeyListView(ClientApiView):
+    http_method_names = ["get", "post", "head"]
+
+    def get(self, request):
+        keys = ApiKey.objects.filter(user=request.user).order_by("id")
+        return Response({"object": "list", "data": [api_key_item(k) for k in keys]})
+
+    def post(self, request):
+        description, allowed = _parse_key_body(request)
+        issued = api_key_create(user=request.user, description=description, allowed_ips=allowed)
+        item = api_key_item(issued.api_key)
+        item["meta"] = {"secret_token": issued.secret}
+        return Response(item)
+
+
+class ApiKeyDetailView(ClientApiView):
+    http_method_names = ["delete"]
+
+    def delete(self, request, identifier: str):
+        if not api_key_delete(user=request.user, identifier=identifier):
+            raise NotFound()
+        return Response(status=204)
