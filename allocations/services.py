@@ -137,8 +137,10 @@ def allocation_assign(
 def allocation_set_notes(*, allocation: Allocation, actor: Actor, notes: str | None) -> Allocation:
     """Set the notes (already cleaned: trimmed, empty as None). Logged only on a change."""
     with transaction.atomic():
+        # OF self: a plain FOR UPDATE would also lock the joined server row, allocation row
+        # first, against the protocol's order, and deadlock with set-primary or delete.
         row = (
-            Allocation.objects.select_for_update()
+            Allocation.objects.select_for_update(of=("self",))
             .filter(pk=allocation.pk, server_id=allocation.server_id)
             .select_related("server")
             .first()
