@@ -123,6 +123,9 @@ def allocation_assign(
             if ip_key is not None and port is not None:
                 raise AllocationNotAvailable()
         else:
+            # Every pick was lost to another claim: answer as if nothing had been free.
+            if ip_key is None and port is None:
+                raise NoAvailableAllocations()
             raise AllocationNotAvailable()
         row.server, row.server_id, row.notes, row.is_primary = server, server.pk, None, make_primary
         activity_log(

@@ -14,6 +14,12 @@ def _fresh_rate_limits():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Every test makes users; the production hasher would make most of the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 

@@ -69,12 +69,6 @@ def second(server):
     return row
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Every test makes users; the production hasher would make most of the suite's time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # A fixed instant 15.3 s into a minute (and into an hour and a day): rate-limit windows are
 # fixed, so a test whose requests straddled a window boundary would otherwise flake.
 FROZEN_NOW = 86400 * 20000 + 43200 + 15.3
