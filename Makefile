@@ -15,11 +15,11 @@ $(PY):
 
 # Re-install whenever pyproject.toml changes.
 $(STAMP_RUN): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet .
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet '.[test]'
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served from static/: no CDN
     "django_htmx",
     "template_partials",
     "panel",
@@ -189,6 +191,24 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "panel.api.negotiation.AlwaysJSON",
     "EXCEPTION_HANDLER": "panel.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI 3 of the client API: /api/schema (JSON) and /api/docs (Swagger UI).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Game panel client API",
+    "DESCRIPTION": "Pterodactyl-compatible client API. Errors are always "
+    '`{"errors": [{"code", "status", "detail"}]}`.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PUBLIC": True,
+    "SERVE_AUTHENTICATION": [],  # the schema and docs are public: a bad key is not asked about
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["panel.api.schema.client_paths"],
+    # Enums stay inline where they are used: every envelope's `object` is its own one-value
+    # enum, which the default hook would hoist into clashing `ObjectEnum` components.
+    "POSTPROCESSING_HOOKS": [],
 }
 
 LOGGING = {

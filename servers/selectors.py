@@ -55,6 +55,14 @@ def server_require_permission(*, server: Server, user, permission: str) -> None:
         raise InsufficientPermissions()
 
 
+def server_require_any_permission(*, server: Server, user, permissions: frozenset[str]) -> None:
+    """For an endpoint whose body picks the permission (power): a caller who holds none of
+    them is refused before the body is read."""
+    granted = server_permissions_for_user(server=server, user=user)
+    if granted is not None and not granted & permissions:
+        raise InsufficientPermissions()
+
+
 def server_require_usable(*, server: Server) -> None:
     """Network changes and reads need a server that is neither suspended nor installing."""
     if server.status == ServerStatus.SUSPENDED:

@@ -9,7 +9,11 @@ from django.db import transaction
 from panel.activity import Actor, activity_log
 from panel.errors import FieldError, ValidationFailed
 from servers.models import PowerState, Server
-from servers.selectors import server_require_permission, server_require_usable
+from servers.selectors import (
+    server_require_any_permission,
+    server_require_permission,
+    server_require_usable,
+)
 
 SIGNALS: dict[str, tuple[str, str]] = {
     # signal: (permission needed, the state it leads to)
@@ -20,20 +24,26 @@ SIGNALS: dict[str, tuple[str, str]] = {
     "kill": ("control.stop", PowerState.OFFLINE),
 }
 
+CONTROL_PERMISSIONS = frozenset(permission for permission, _ in SIGNALS.values())
+
 SIGNAL_INVALID = FieldError("signal", "in", "The selected signal is invalid.")
 
 
 def server_set_power(*, server: Server, actor: Actor, signal: str) -> Server:
     """Send a power signal: record the state it leads to and log `server:power.<signal>`.
 
-    Checks, first failure wins (the API's order): the server is neither suspended nor
-    installing (400), the actor holds the signal's permission (403), the signal is one of
-    start, stop, restart, kill (422)."""
+    Checks, first failure wins (the API's order: permission before body): the server is
+    neither suspended nor installing (400); a valid signal needs its own permission (403);
+    a signal that is not one of start, stop, restart, kill is 403 for an actor holding no
+    control permission at all, else 422."""
     with transaction.atomic():
         # NO KEY UPDATE, as the allocation services take it: one writer per server at a time.
         locked = Server.objects.select_for_update(no_key=True).get(pk=server.pk)
         server_require_usable(server=locked)
         if not isinstance(signal, str) or signal not in SIGNALS:
+            server_require_any_permission(
+                server=locked, user=actor.user, permissions=CONTROL_PERMISSIONS
+            )
             raise ValidationFailed([SIGNAL_INVALID])
         permission, new_state = SIGNALS[signal]
         server_require_permission(server=locked, user=actor.user, permission=permission)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from allocations.addresses import canonical_ip, parse_ip
+from panel.api.inputs import BODY_OBJECT
 from panel.errors import FieldError, ValidationFailed
 
 NOTES_MAX = 255
@@ -19,7 +20,6 @@ _WHITE_SPACE = (
     "\u2028\u2029\u202f\u205f\u3000"
 )
 
-BODY_OBJECT = FieldError("body", "object", "The request body must be a JSON object.")
 IP_INVALID = FieldError("ip", "ip", "The ip must be a valid IP address.")
 PORT_INTEGER = FieldError("port", "integer", "The port must be an integer.")
 PORT_BETWEEN = FieldError("port", "between", "The port must be between 1 and 65535.")

@@ -1,12 +1,21 @@
 """The five network endpoints. Thin: look up, check, validate, call a service, render."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from allocations import services
+from allocations.api import schema
 from allocations.api.inputs import NOTES_MISSING, Body, parse_create, parse_notes
 from allocations.api.serializers import allocation_item, allocation_list
 from allocations.selectors import allocation_get_for_server, allocation_list_for_server
 from panel.activity import Actor
+from panel.api.schema import (
+    BODY_ERRORS,
+    NO_CONTENT,
+    RESPONSE_HEADERS,
+    SERVER_PARAMETER,
+    errors,
+)
 from panel.api.views import ClientApiView
 from servers import permissions as perms
 from servers.selectors import (
@@ -31,11 +40,34 @@ class _NetworkView(ClientApiView):
         return found, row
 
 
+_ON_SERVER = [SERVER_PARAMETER, *RESPONSE_HEADERS]
+_ON_ALLOCATION = [SERVER_PARAMETER, schema.ALLOCATION_PARAMETER, *RESPONSE_HEADERS]
+
+
 class AllocationListView(_NetworkView):
+    @extend_schema(
+        tags=["network"],
+        operation_id="client_server_allocations_list",
+        summary="Every allocation the server holds, by id (permission allocation.read)",
+        description="Ordered by id, the primary included.",
+        parameters=_ON_SERVER,
+        responses={200: schema.AllocationListSerializer, **errors(400, 404)},
+    )
     def get(self, request, server: str):
         found = self.server_for(request, server, perms.ALLOCATION_READ)
         return Response(allocation_list(allocation_list_for_server(server=found)))
 
+    @extend_schema(
+        tags=["network"],
+        operation_id="client_server_allocations_create",
+        summary="Assign a free allocation of the server's node (permission allocation.create)",
+        description="With `ip` and/or `port`, that free allocation (409 if none); with "
+        "neither, the next available one (503 if the node has none free). 400 at the "
+        "allocation limit.",
+        parameters=_ON_SERVER,
+        request=schema.AllocationCreateRequestSerializer,
+        responses={200: schema.AllocationSerializer, **errors(404, 409, *BODY_ERRORS)},
+    )
     def post(self, request, server: str):
         found = self.server_for(request, server, perms.ALLOCATION_CREATE)
         data = parse_create(Body.from_request(request))
@@ -48,6 +80,16 @@ class AllocationListView(_NetworkView):
 class AllocationDetailView(_NetworkView):
     http_method_names = ["post", "delete"]
 
+    @extend_schema(
+        tags=["network"],
+        operation_id="client_server_allocation_notes_update",
+        summary="Set an allocation's notes (permission allocation.update)",
+        description="Absent `notes` changes nothing; a string is trimmed and an empty "
+        "result stored as null.",
+        parameters=_ON_ALLOCATION,
+        request=schema.AllocationNotesRequestSerializer,
+        responses={200: schema.AllocationSerializer, **errors(404, *BODY_ERRORS)},
+    )
     def post(self, request, server: str, allocation: str):
         _, row = self.allocation_for(request, server, allocation, perms.ALLOCATION_UPDATE)
         notes = parse_notes(Body.from_request(request))
@@ -57,6 +99,15 @@ class AllocationDetailView(_NetworkView):
             )
         return Response(allocation_item(row))
 
+    @extend_schema(
+        tags=["network"],
+        operation_id="client_server_allocation_destroy",
+        summary="Return an allocation to the pool (permission allocation.delete)",
+        description="Not the primary, and only while the server is offline (400 "
+        "otherwise); its notes are cleared.",
+        parameters=_ON_ALLOCATION,
+        responses={204: NO_CONTENT, **errors(400, 404)},
+    )
     def delete(self, request, server: str, allocation: str):
         _, row = self.allocation_for(request, server, allocation, perms.ALLOCATION_DELETE)
         services.allocation_unassign(allocation=row, actor=Actor.from_request(request))
@@ -66,6 +117,15 @@ class AllocationDetailView(_NetworkView):
 class AllocationPrimaryView(_NetworkView):
     http_method_names = ["post"]
 
+    @extend_schema(
+        tags=["network"],
+        operation_id="client_server_allocation_primary_update",
+        summary="Make an allocation the primary (permission allocation.update)",
+        description="Only while the server is offline (400 otherwise). Takes no body.",
+        parameters=_ON_ALLOCATION,
+        request=None,
+        responses={200: schema.AllocationSerializer, **errors(400, 404)},
+    )
     def post(self, request, server: str, allocation: str):
         _, row = self.allocation_for(request, server, allocation, perms.ALLOCATION_UPDATE)
         row = services.allocation_set_primary(allocation=row, actor=Actor.from_request(request))

@@ -2,12 +2,29 @@
 `meta.secret_token`, once; the bearer key is `identifier` + `secret_token`, as in
 Pterodactyl."""
 
+import re
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from panel.api.inputs import BODY_OBJECT
+from panel.api.schema import (
+    BODY_ERRORS,
+    NO_CONTENT,
+    RESPONSE_HEADERS,
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateRequestSerializer,
+    ApiKeyListSerializer,
+    errors,
+)
 from panel.api.views import ClientApiView
-from panel.api_keys import api_key_create, api_key_delete
+from panel.api_keys import IDENTIFIER_LENGTH, PREFIX, api_key_create, api_key_delete
 from panel.errors import FieldError, NotFound, ValidationFailed
 from panel.models import ApiKey
+
+# What every key's identifier looks like; anything else (a NUL byte, say, which PostgreSQL
+# text cannot even hold) names no key and is not looked up.
+_IDENTIFIER = re.compile(re.escape(PREFIX) + f"[A-Za-z0-9]{{{IDENTIFIER_LENGTH - len(PREFIX)}}}")
 
 
 def _iso(value) -> str | None:
@@ -36,10 +53,11 @@ def _parse_key_body(request) -> tuple[str, list[str]]:
         description = data.get("description")
         allowed = data.get("allowed_ips")
     else:
-        raise ValidationFailed(
-            [FieldError("body", "object", "The request body must be a JSON object.")]
-        )
+        raise ValidationFailed([BODY_OBJECT])
     problems = []
+    if isinstance(description, str):
+        # Laravel trims every input string, and an empty one counts as missing.
+        description = description.strip()
     if description is None or description == "":
         problems.append(FieldError("description", "required", "The description field is required."))
     elif not isinstance(description, str) or "\x00" in description:
@@ -58,10 +76,27 @@ def _parse_key_body(request) -> tuple[str, list[str]]:
 class ApiKeyListView(ClientApiView):
     http_method_names = ["get", "post", "head"]
 
+    @extend_schema(
+        tags=["account"],
+        operation_id="client_account_api_keys_list",
+        summary="The caller's API keys (never a secret)",
+        description="Every key of the caller, oldest first.",
+        parameters=RESPONSE_HEADERS,
+        responses={200: ApiKeyListSerializer, **errors()},
+    )
     def get(self, request):
         keys = ApiKey.objects.filter(user=request.user).order_by("id")
         return Response({"object": "list", "data": [api_key_item(k) for k in keys]})
 
+    @extend_schema(
+        tags=["account"],
+        operation_id="client_account_api_keys_create",
+        summary="Make an API key; its secret is in meta.secret_token, this once",
+        description="At most 25 keys a user: past that, 400 `DisplayException`.",
+        parameters=RESPONSE_HEADERS,
+        request=ApiKeyCreateRequestSerializer,
+        responses={200: ApiKeyCreatedSerializer, **errors(*BODY_ERRORS)},
+    )
     def post(self, request):
         description, allowed = _parse_key_body(request)
         issued = api_key_create(user=request.user, description=description, allowed_ips=allowed)
@@ -73,7 +108,25 @@ class ApiKeyListView(ClientApiView):
 class ApiKeyDetailView(ClientApiView):
     http_method_names = ["delete"]
 
+    @extend_schema(
+        tags=["account"],
+        operation_id="client_account_api_keys_destroy",
+        summary="Delete one of the caller's API keys: it stops working at once",
+        description="Only the caller's own keys; any other identifier answers 404.",
+        parameters=[
+            OpenApiParameter(
+                "identifier",
+                str,
+                OpenApiParameter.PATH,
+                description="The key's identifier (`ptlc_` + 11 characters).",
+            ),
+            *RESPONSE_HEADERS,
+        ],
+        responses={204: NO_CONTENT, **errors(404)},
+    )
     def delete(self, request, identifier: str):
-        if not api_key_delete(user=request.user, identifier=identifier):
+        if not _IDENTIFIER.fullmatch(identifier) or not api_key_delete(
+            user=request.user, identifier=identifier
+        ):
             raise NotFound()
         return Response(status=204)

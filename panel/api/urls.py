@@ -1,6 +1,7 @@
 from django.urls import include, re_path
 
 from panel.api import account
+from panel.api.schema import DocsView, SchemaView
 from panel.api.views import api_not_found
 from servers.api.views import ServerListView
 
@@ -12,6 +13,8 @@ urlpatterns = [
     ),
     re_path(r"^client/", include("allocations.api.urls")),
     re_path(r"^client/", include("servers.api.urls")),
+    re_path(r"^schema/?$", SchemaView.as_view(), name="api-schema"),
+    re_path(r"^docs/?$", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Any other path under /api/ answers the 404 envelope (and never redirects).
     re_path(r"^.*$", api_not_found),
 ]
