@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from panel.activity import Actor, activity_log
 from panel.errors import ApiKeyLimitReached, FieldError, ValidationFailed
 from panel.models import ApiKey
 
@@ -83,6 +84,7 @@ def api_key_create(
     description: str = "",
     allowed_ips: list[str] | None = None,
     expires_at: datetime | None = None,
+    actor: Actor | None = None,
 ) -> IssuedKey:
     """Issue a key. The per-user cap holds under concurrency: the user's row is locked while
     the keys are counted."""
@@ -114,6 +116,13 @@ def api_key_create(
             allowed_ips=ips,
             expires_at=expires_at,
         )
+        if actor is not None:
+            activity_log(
+                event="user:api-key.create",
+                server=None,
+                actor=actor,
+                properties={"identifier": identifier},
+            )
     return IssuedKey(api_key=api_key, token=token)
 
 
@@ -163,6 +172,16 @@ def api_key_touch(api_key: ApiKey) -> None:
     api_key.last_used_at = now
 
 
-def api_key_delete(*, user, identifier: str) -> bool:
-    deleted, _ = ApiKey.objects.filter(user=user, identifier=identifier).delete()
+def api_key_delete(*, user, identifier: str, actor: Actor | None = None) -> bool:
+    """Delete one of `user`'s keys; it stops working on the next request. False if `user`
+    has no such key."""
+    with transaction.atomic():
+        deleted, _ = ApiKey.objects.filter(user=user, identifier=identifier).delete()
+        if deleted and actor is not None:
+            activity_log(
+                event="user:api-key.delete",
+                server=None,
+                actor=actor,
+                properties={"identifier": identifier},
+            )
     return deleted > 0

@@ -53,6 +53,10 @@ class MethodNotAllowed(PanelError):
     code, status = "MethodNotAllowedHttpException", 405
     detail = "The requested method is not allowed on this resource."
 
+    def __init__(self, allowed: list[str] | None = None):
+        self.allowed = allowed or []
+        super().__init__()
+
 
 class PayloadTooLarge(PanelError):
     code, status = "PayloadTooLargeHttpException", 413

@@ -7,6 +7,7 @@ import re
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from panel.activity import Actor
 from panel.api.inputs import BODY_OBJECT
 from panel.api.schema import (
     BODY_ERRORS,
@@ -99,7 +100,12 @@ class ApiKeyListView(ClientApiView):
     )
     def post(self, request):
         description, allowed = _parse_key_body(request)
-        issued = api_key_create(user=request.user, description=description, allowed_ips=allowed)
+        issued = api_key_create(
+            user=request.user,
+            description=description,
+            allowed_ips=allowed,
+            actor=Actor.from_request(request),
+        )
         item = api_key_item(issued.api_key)
         item["meta"] = {"secret_token": issued.secret}
         return Response(item)
@@ -126,7 +132,7 @@ class ApiKeyDetailView(ClientApiView):
     )
     def delete(self, request, identifier: str):
         if not _IDENTIFIER.fullmatch(identifier) or not api_key_delete(
-            user=request.user, identifier=identifier
+            user=request.user, identifier=identifier, actor=Actor.from_request(request)
         ):
             raise NotFound()
         return Response(status=204)

@@ -2,7 +2,7 @@
 
 from django.http import JsonResponse
 
-from panel.errors import PanelError, TooManyRequests, ValidationFailed
+from panel.errors import MethodNotAllowed, PanelError, TooManyRequests, ValidationFailed
 
 
 def error_body(error: PanelError) -> dict:
@@ -27,4 +27,6 @@ def error_response(error: PanelError) -> JsonResponse:
         response["Retry-After"] = str(error.retry_after)
     if error.status == 401:
         response["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, MethodNotAllowed) and error.allowed:
+        response["Allow"] = ", ".join(error.allowed)
     return response

@@ -20,7 +20,7 @@ class ClientApiView(APIView):
     def initial(self, request, *args, **kwargs):
         method = request.method.lower()
         if method not in self.http_method_names or not hasattr(self, method):
-            raise MethodNotAllowed()
+            raise MethodNotAllowed(allowed=self._allowed_methods())
         self.format_kwarg = None
         request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
             request
@@ -31,7 +31,7 @@ class ClientApiView(APIView):
         check_user_rate(request.user)
 
     def http_method_not_allowed(self, request, *args, **kwargs):
-        raise MethodNotAllowed()
+        raise MethodNotAllowed(allowed=self._allowed_methods())
 
     def get_exception_handler_context(self):
         return {"view": self}
