@@ -29,8 +29,7 @@ ALLOCATION_UPDATE = "allocation.update"
 ALLOCATION_DELETE = "allocation.delete"
 
 GROUP_DESCRIPTIONS: dict[str, str] = {
-    "control": "Permissions that control a user's ability to control the power state of a "
-    "server.",
+    "control": "Permissions that control a user's ability to control the power state of a server.",
     "allocation": "Permissions that control a user's ability to modify the port allocations "
     "for this server.",
     "activity": "Permissions that control a user's access to the server activity logs.",
