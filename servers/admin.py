@@ -552,23 +552,30 @@ class ServerAdmin(admin.ModelAdmin):
         return Allocation.objects.filter(server=server, pk=allocation_id).first()
 
     def allocation_primary_view(self, request, object_id, allocation_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        server = self._server_for_action(request, object_id)
-        allocation = self._held(server, allocation_id)
-        if allocation is None:
-            self.message_user(request, "That allocation is not this server's.", messages.ERROR)
-            return self._back(server)
-        return self._run(
+        return self._held_allocation_action(
             request,
-            server,
-            lambda: allocation_set_primary(
+            object_id,
+            allocation_id,
+            lambda allocation: allocation_set_primary(
                 allocation=allocation, actor=_admin_actor(request), enforce_state=False
             ),
-            lambda row: f"{row.address} is now the primary allocation of {server}.",
+            lambda server, row: f"{row.address} is now the primary allocation of {server}.",
         )
 
     def allocation_remove_view(self, request, object_id, allocation_id):
+        return self._held_allocation_action(
+            request,
+            object_id,
+            allocation_id,
+            lambda allocation: allocation_unassign(
+                allocation=allocation, actor=_admin_actor(request), enforce_state=False
+            ),
+            lambda server, row: f"Removed {row.address} from {server}; it is back in the pool.",
+        )
+
+    def _held_allocation_action(self, request, object_id, allocation_id, call, success):
+        """POST only; the allocation is looked up among this server's own, then `call`
+        runs through the services like every other path."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         server = self._server_for_action(request, object_id)
@@ -579,10 +586,8 @@ class ServerAdmin(admin.ModelAdmin):
         return self._run(
             request,
             server,
-            lambda: allocation_unassign(
-                allocation=allocation, actor=_admin_actor(request), enforce_state=False
-            ),
-            lambda _: f"Removed {allocation.address} from {server}; it is back in the pool.",
+            lambda: call(allocation),
+            lambda row: success(server, row if row is not None else allocation),
         )
 
     # Bulk status changes.
