@@ -1,6 +1,7 @@
 """The panel's one settings module. Every knob is an environment variable (see
 ../shared/spec/operations.md); defaults run on SQLite with no other service."""
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "panel",
     "servers",
     "allocations",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +176,26 @@ PANEL_API_RATE = os.environ.get("PANEL_API_RATE", "256/min")
 PANEL_AUTH_FAILURE_RATE = os.environ.get("PANEL_AUTH_FAILURE_RATE", "30/min")
 PANEL_TRUSTED_PROXIES = _env_int("PANEL_TRUSTED_PROXIES", 0)
 PANEL_MAX_API_KEYS = 25
+
+# --- Port testing and monitoring (the `monitoring` app) ---------------------------------------
+try:
+    PANEL_PORT_TEST_TIMEOUT = float(os.environ.get("PANEL_PORT_TEST_TIMEOUT", "").strip() or 2)
+except ValueError as exc:
+    raise ImproperlyConfigured("PANEL_PORT_TEST_TIMEOUT must be a number of seconds") from exc
+PANEL_PORT_TEST_RATE = os.environ.get("PANEL_PORT_TEST_RATE", "10/min")  # per server
+PANEL_MONITOR_INTERVAL = _env_int("PANEL_MONITOR_INTERVAL", 60)
+PANEL_MONITOR_CONCURRENCY = _env_int("PANEL_MONITOR_CONCURRENCY", 50)
+PANEL_MONITOR_RETENTION_DAYS = _env_int("PANEL_MONITOR_RETENTION_DAYS", 14)
+# CIDR ranges the port test and the monitor may connect to (comma list); empty: any address.
+# The test suite and the benchmark set 127.0.0.1/32.
+PANEL_PROBE_ALLOWED_NETWORKS = [
+    n.strip() for n in os.environ.get("PANEL_PROBE_ALLOWED_NETWORKS", "").split(",") if n.strip()
+]
+for _network in PANEL_PROBE_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PANEL_PROBE_ALLOWED_NETWORKS: bad range {_network!r}") from exc
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

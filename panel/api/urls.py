@@ -12,6 +12,7 @@ urlpatterns = [
         r"^client/account/api-keys/(?P<identifier>[^/]+)/?$", account.ApiKeyDetailView.as_view()
     ),
     re_path(r"^client/", include("allocations.api.urls")),
+    re_path(r"^client/", include("monitoring.api.urls")),
     re_path(r"^client/", include("servers.api.urls")),
     re_path(r"^schema/?$", SchemaView.as_view(), name="api-schema"),
     re_path(r"^docs/?$", DocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -30,6 +30,8 @@ CLIENT_OPERATIONS = {
     ("/api/client/servers/{server}/network/allocations/{allocation}", "post"),
     ("/api/client/servers/{server}/network/allocations/{allocation}", "delete"),
     ("/api/client/servers/{server}/network/allocations/{allocation}/primary", "post"),
+    ("/api/client/servers/{server}/network/allocations/{allocation}/test", "post"),
+    ("/api/client/servers/{server}/network/allocations/{allocation}/health", "get"),
 }
 ERROR_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
