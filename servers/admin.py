@@ -31,6 +31,7 @@ from allocations.services import (
     allocation_unassign,
     server_create,
 )
+from monitoring.models import AllocationMonitor
 from panel.activity import Actor
 from panel.client_ip import client_ip
 from panel.errors import PanelError
@@ -61,11 +62,15 @@ def _count(queryset) -> Subquery:
 # --- Nodes ------------------------------------------------------------------------------------
 
 
+# The monitor's "down now" list (monitoring.admin), which the node pages link to per node.
+_DOWN_PERMISSION = "monitoring.view_downallocation"
+
+
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):
-    list_display = ("name", "fqdn", "free", "assigned", "servers", "pool_links")
+    list_display = ("name", "fqdn", "free", "assigned", "servers", "down_now", "pool_links")
     search_fields = ("name", "fqdn")
-    readonly_fields = ("created_at", "pool_overview")
+    readonly_fields = ("created_at", "pool_overview", "down_overview")
 
     def get_queryset(self, request):
         # One query for the whole list: the counts are correlated subqueries. "Free" is the
@@ -80,13 +85,53 @@ class NodeAdmin(admin.ModelAdmin):
                     Allocation.objects.filter(node=OuterRef("pk"), server__isnull=False)
                 ),
                 server_count=_count(Server.objects.filter(node=OuterRef("pk"))),
+                # Down by the latest check made for the server holding the allocation now,
+                # as the down list counts them (from its partial index on down_since).
+                down_count=_count(
+                    AllocationMonitor.objects.filter(
+                        down_since__isnull=False,
+                        allocation__node=OuterRef("pk"),
+                        allocation__server_id=F("server_id"),
+                    )
+                ),
             )
         )
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        if not request.user.has_perm(_DOWN_PERMISSION):
+            return tuple(name for name in shown if name != "down_now")
+        return shown
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "fqdn")
-        return ("name", "fqdn", "created_at", "pool_overview")
+        fields = ("name", "fqdn", "created_at", "pool_overview")
+        if request.user.has_perm(_DOWN_PERMISSION):
+            fields += ("down_overview",)
+        return fields
+
+    def _down_url(self, obj) -> str:
+        changelist = reverse(f"{self.admin_site.name}:monitoring_downallocation_changelist")
+        return f"{changelist}?allocation__node__id__exact={obj.pk}"
+
+    @admin.display(description="Down now", ordering="down_count")
+    def down_now(self, obj):
+        if not obj.down_count:
+            return "—"
+        return format_html('<a href="{}">{} down</a>', self._down_url(obj), f"{obj.down_count:,}")
+
+    @admin.display(description="Monitoring")
+    def down_overview(self, obj):
+        if not obj.down_count:
+            return "No allocation of this node is down now."
+        count = obj.down_count
+        return format_html(
+            '<a href="{}">{} allocation{} down now</a>: which, since when, and why.',
+            self._down_url(obj),
+            f"{count:,}",
+            "s" if count != 1 else "",
+        )
 
     @admin.display(description="Free allocations", ordering=F("total_count") - F("assigned_count"))
     def free(self, obj):

@@ -1,5 +1,6 @@
 // The panel's few behaviours that htmx does not give: copy buttons, closing an inline
-// confirmation, showing error answers inline or as a toast, and the notes save status.
+// confirmation, showing error answers inline or as a toast, the notes save status and the
+// port test's "Testing…".
 (function () {
   "use strict";
 
@@ -96,7 +97,29 @@
   document.addEventListener("htmx:beforeRequest", function (evt) {
     var status = notesStatus(evt.detail.elt);
     if (status) setStatus(status, "pending", "Saving…");
+    var result = testResult(evt.detail.elt);
+    if (result) showTestResult(result, "pending", "Testing…");
   });
+
+  // --- port test: the answer beside the button ----------------------------------------------
+  function testResult(elt) {
+    var form = elt && elt.closest && elt.closest(".test-form");
+    var box = form && form.closest(".alloc-test");
+    return box ? box.querySelector(".test-result") : null;
+  }
+
+  function showTestResult(result, kind, text) {
+    result.innerHTML = "";
+    var span = document.createElement("span");
+    span.className = "test-outcome test-" + kind;
+    span.textContent = text;
+    result.appendChild(span);
+  }
+
+  // A background refresh that fails says nothing: the next one will try again.
+  function isBackground(elt) {
+    return !!(elt && elt.hasAttribute && elt.hasAttribute("data-background"));
+  }
 
   // "Saved" means saved: if more was typed while the save was on its way, say so.
   document.addEventListener("htmx:afterSwap", function (evt) {
@@ -152,22 +175,29 @@
       return;
     }
     evt.detail.shouldSwap = false;
+    var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
+    if (isBackground(elt)) return;
     var text = messageFor(xhr);
-    var status = notesStatus(evt.detail.requestConfig && evt.detail.requestConfig.elt);
+    var status = notesStatus(elt);
     if (status) {
       setStatus(status, "error", "<strong>Not saved.</strong> ");
       status.firstChild.appendChild(document.createTextNode(text));
     }
+    var result = testResult(elt);
+    if (result) showTestResult(result, "error", text);
     showToast(text);
   });
 
   document.addEventListener("htmx:sendError", function (evt) {
+    if (isBackground(evt.detail.elt)) return;
     var text = "Could not reach the panel. Check your connection and try again.";
     var status = notesStatus(evt.detail.elt);
     if (status) {
       setStatus(status, "error", "<strong>Not saved.</strong> ");
       status.firstChild.appendChild(document.createTextNode(text));
     }
+    var result = testResult(evt.detail.elt);
+    if (result) showTestResult(result, "error", text);
     showToast(text);
   });
 

@@ -1,16 +1,22 @@
 """The network tab in a real browser: Debian's Chromium, driven by Playwright, against a
-live server. Sign in, add, edit a note, stop, make primary, remove, and the error paths."""
+live server. Sign in, add, edit a note, stop, make primary, remove, test a port, watch its
+health, and the error paths. The only address a port test reaches is 127.0.0.1."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from allocations.models import Allocation
 from allocations.services import allocation_assign
+from monitoring.probe import ProbeResult, Target
+from monitoring.services import monitor_record, monitor_sync_schedules
 from panel.activity import Actor
 from servers.models import Server
 from tests import factories
 from tests.e2e.conftest import PASSWORD, expect, needs_browser, sign_in
+from tests.monitoring.conftest import LOOPBACK, Listener
 
 pytestmark = needs_browser
 
@@ -333,6 +339,7 @@ def test_every_control_is_reachable_by_keyboard_and_visibly_labelled(page):
         "Make primary",
         "Remove",
         "Copy 10.0.0.1:25566",
+        "Test 10.0.0.1:25566",
         "Sign out",
     ):
         assert any(control in name for name in reached), (control, reached)
@@ -380,7 +387,16 @@ def test_copy_puts_the_address_on_the_clipboard(new_page):
 def test_phone_width_has_no_sideways_scrolling(new_page, width):
     owner = make_owner()
     server = factories.make_server(owner, state="running")
-    add(server)
+    second = add(server)
+    # The health cells at their widest: a slow latency checked long ago, a long outage.
+    long_ago = timezone.now() - timedelta(minutes=59)
+    monitor_sync_schedules()
+    monitor_record(
+        [
+            ProbeResult(Target.of(allocation_at(server, 25565)), long_ago, True, 123.45, None),
+            ProbeResult(Target.of(second), long_ago, False, None, "connection refused"),
+        ]
+    )
     page = new_page(viewport={"width": width, "height": 844})
     sign_in(page, "alice", next_path=tab(server))
     assert page.evaluate("document.documentElement.scrollWidth") <= width
@@ -388,3 +404,88 @@ def test_phone_width_has_no_sideways_scrolling(new_page, width):
     page.get_by_text("Remove", exact=True).click()
     expect(page.get_by_role("button", name="Remove allocation")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+# --- port test and health ------------------------------------------------------------------------
+
+
+def test_test_shows_reachable_then_the_refusal_once_the_listener_closes(page):
+    owner = make_owner()
+    server = factories.make_server(owner)
+    listener = Listener()
+    try:
+        # An allocation of the server's node on a port of this machine's loopback that is
+        # listening now.
+        Allocation(node=server.node, ip=LOOPBACK, port=listener.port).save()
+        tested = allocation_assign(
+            server=server, actor=Actor(user=owner), ip=LOOPBACK, port=listener.port
+        )
+        sign_in(page, "alice", next_path=tab(server))
+        mark_page(page)
+        result = page.locator(f"#alloc-{tested.pk}-test")
+        status = page.locator(f"#alloc-{tested.pk}-health .health")
+        expect(status).to_have_text("Unknown")
+
+        test = row(page, tested).get_by_role("button", name=f"Test {LOOPBACK}:{listener.port}")
+        expect(test).to_have_text("Test")  # the visible label
+        test.click()
+        expect(result).to_have_text(re.compile(r"^Reachable · \d+\.\d\d ms$"))
+        # The row's health follows at once: the test was recorded like a monitor check.
+        expect(status).to_have_text("Up")
+        expect(page.locator(f"#alloc-{tested.pk}-health")).to_contain_text("100%")
+
+        listener.close()
+        # Again, from the keyboard this time.
+        test.focus()
+        page.keyboard.press("Enter")
+        expect(result).to_have_text("Not reachable: connection refused")
+        expect(test).to_be_focused()  # still where the keyboard left it
+        expect(status).to_have_text("Down")
+        expect(page.locator(f"#alloc-{tested.pk}-health")).to_contain_text("50%")
+        assert_not_reloaded(page)
+    finally:
+        listener.close()
+
+    settled(page)
+    expect(page.locator(f"#alloc-{tested.pk}-health .health")).to_have_text("Down")
+
+
+def test_health_refreshes_itself_without_touching_a_note_being_typed(page, settings):
+    settings.PANEL_MONITOR_INTERVAL = 2  # the page refreshes health every 2 seconds
+    owner = make_owner()
+    server = factories.make_server(owner)
+    primary = allocation_at(server, 25565)
+    sign_in(page, "alice", next_path=tab(server))
+    mark_page(page)
+    status = page.locator(f"#alloc-{primary.pk}-health .health")
+    expect(status).to_have_text("Unknown")
+
+    # Hold the refreshes back while the monitor records a check: on SQLite the live server
+    # shares this thread's database connection, which must never be used by both at once.
+    held = []
+    page.route("**/network/health/", lambda route: (held.append(route), route.abort()))
+    for _ in range(100):  # until a refresh was tried (and any earlier one was answered)
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page did not refresh its health within 10 seconds"
+    monitor_sync_schedules()
+    monitor_record([ProbeResult(Target.of(primary), timezone.now(), True, 0.37, None)])
+
+    notes = page.locator(f"#alloc-{primary.pk}-notes")
+    notes.click()
+    notes.press_sequentially("Half-typed")
+    page.unroute("**/network/health/")
+
+    expect(status).to_have_text("Up")
+    expect(page.locator(f"#alloc-{primary.pk}-health")).to_contain_text("0.37 ms")
+    # Nothing but the health cells was replaced: the note and the focus are where they were,
+    # and a refresh that could not be made showed no error.
+    expect(notes).to_have_value("Half-typed")
+    expect(notes).to_be_focused()
+    expect(page.locator("#toast")).to_be_hidden()
+    assert_not_reloaded(page)
+    # Stop the refreshes before the database is cleared, and let the live server (one
+    # request at a time) finish any it was answering.
+    page.goto("about:blank")
+    page.request.get("/static/css/panel.css")

@@ -5,12 +5,17 @@ Runs only when asked:
 writes docs/network-tab-desktop.png (1280 wide) and docs/network-tab-phone.png (390 wide)."""
 
 import os
+import random
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from allocations.models import Allocation
 from allocations.services import allocation_assign, allocation_set_notes
+from monitoring.probe import REFUSED, TIMED_OUT, ProbeResult, Target
+from monitoring.services import monitor_record, monitor_sync_schedules
 from panel.activity import Actor
 from tests import factories
 from tests.e2e.conftest import PASSWORD, needs_browser, sign_in
@@ -37,7 +42,34 @@ def _demo_server():
         row = allocation_assign(server=server, actor=actor, ip=ip, port=port)
         allocation_set_notes(allocation=row, actor=actor, notes=note)
     Allocation.objects.filter(server=server, is_primary=True).update(notes="Game port")
+    _monitor_history(server)
     return owner, server
+
+
+def _monitor_history(server):
+    """A day of checks every 5 minutes, recorded as the monitor records them: the game and
+    query ports up (with a short outage in the night), RCON refusing connections for the
+    last 40 minutes, and the voice chat port, just added, not checked yet."""
+    rng = random.Random(7)
+    now = timezone.now()
+    monitor_sync_schedules()
+    rows = {a.port: a for a in Allocation.objects.filter(server=server)}
+    results = []
+    for step in range(288, 0, -1):
+        at = now - timedelta(minutes=5 * step) + timedelta(seconds=rng.uniform(0, 20))
+        for port, base in ((25565, 18.0), (25566, 19.5), (25575, 18.5)):
+            outage = port != 25575 and 150 <= step <= 152
+            refused = port == 25575 and step <= 8
+            if outage or refused:
+                error = TIMED_OUT if outage else REFUSED
+                results.append(ProbeResult(Target.of(rows[port]), at, False, None, error))
+                continue
+            evening = 4.0 if 40 <= step <= 90 else 0.0  # busier hours, a little slower
+            latency = round(base + evening + rng.gauss(0, 1.2), 2)
+            results.append(ProbeResult(Target.of(rows[port]), at, True, latency, None))
+    monitor_record(results)
+    # Just added: the monitor has not been round to it yet.
+    rows[27015].monitor.delete()
 
 
 @pytest.mark.parametrize(
