@@ -1,3 +1,5 @@
+import os
+
 from django.contrib import admin
 from django.urls import include, path
 
@@ -9,3 +11,10 @@ urlpatterns = [
     path("", include("servers.urls")),
     path("", include("allocations.urls")),
 ]
+
+if os.environ.get("PANEL_BENCH") == "1":
+    # The benchmark's reference view (bench/views.py), served only while bench/run.py runs
+    # the app with PANEL_BENCH=1. Ahead of `api/`, whose last pattern answers every path.
+    from bench.urls import urlpatterns as _bench_urlpatterns
+
+    urlpatterns = _bench_urlpatterns + urlpatterns

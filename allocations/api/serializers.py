@@ -2,9 +2,10 @@
 list endpoint is a hot path and has nothing to validate on the way out."""
 
 from allocations.models import Allocation
+from allocations.selectors import AllocationRow
 
 
-def allocation_item(allocation: Allocation) -> dict:
+def allocation_item(allocation: Allocation | AllocationRow) -> dict:
     return {
         "object": "allocation",
         "attributes": {
@@ -18,5 +19,5 @@ def allocation_item(allocation: Allocation) -> dict:
     }
 
 
-def allocation_list(allocations: list[Allocation]) -> dict:
+def allocation_list(allocations: list[Allocation] | list[AllocationRow]) -> dict:
     return {"object": "list", "data": [allocation_item(a) for a in allocations]}

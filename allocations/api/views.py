@@ -7,7 +7,7 @@ from allocations import services
 from allocations.api import schema
 from allocations.api.inputs import NOTES_MISSING, Body, parse_create, parse_notes
 from allocations.api.serializers import allocation_item, allocation_list
-from allocations.selectors import allocation_get_for_server, allocation_list_for_server
+from allocations.selectors import allocation_get_for_server, allocation_rows_for_server
 from panel.activity import Actor
 from panel.api.schema import (
     BODY_ERRORS,
@@ -55,7 +55,7 @@ class AllocationListView(_NetworkView):
     )
     def get(self, request, server: str):
         found = self.server_for(request, server, perms.ALLOCATION_READ)
-        return Response(allocation_list(allocation_list_for_server(server=found)))
+        return Response(allocation_list(allocation_rows_for_server(server=found)))
 
     @extend_schema(
         tags=["network"],

@@ -8,7 +8,8 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from panel.client_ip import client_ip
 from panel.errors import TooManyRequests
@@ -32,6 +33,9 @@ class _Window:
 
     def hit(self) -> int:
         # Expire a little after the window so a slow clock never reads a stale counter.
+        backend = caches["default"]
+        if isinstance(backend, RedisCache):
+            return _redis_incr(backend, self.key, self.duration + 1)
         cache.add(self.key, 0, timeout=self.duration + 1)
         try:
             return cache.incr(self.key)
@@ -41,6 +45,27 @@ class _Window:
 
     def count(self) -> int:
         return cache.get(self.key, 0)
+
+
+# INCR, and on a key's first count its expiry, in one command: every API request counts
+# itself, and the cache's own `add` + `incr` cost three round trips (Django's `incr` first
+# asks whether the key exists) and a new client object for each.
+_INCR_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
+def _redis_incr(backend: RedisCache, key: str, timeout: int) -> int:
+    """The counter after this hit. The value is a plain integer, which the cache's own `get`
+    reads back as one. The script (run by its SHA, reloaded by redis-py if Redis forgot it)
+    is kept on the cache object, which holds the connection pool."""
+    script = backend.__dict__.get("_panel_incr_script")
+    if script is None:
+        script = backend._cache.get_client(write=True).register_script(_INCR_SCRIPT)
+        backend._panel_incr_script = script
+    return int(script(keys=[backend.make_and_validate_key(key)], args=[timeout]))
 
 
 def check_user_rate(user) -> None:

@@ -239,7 +239,7 @@ def test_database_unreachable_is_503(api, server):
 
 def test_database_error_during_a_read_is_503(api, server):
     with mock.patch(
-        "allocations.api.views.allocation_list_for_server",
+        "allocations.api.views.allocation_rows_for_server",
         side_effect=OperationalError("canceling statement due to lock timeout"),
     ):
         response = api.get(allocations_url(server))

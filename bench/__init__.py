@@ -1,0 +1,1 @@
+"""Benchmarks and the shared harness of the reliability tests (tests/reliability/)."""
