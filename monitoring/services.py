@@ -17,8 +17,7 @@ from django.utils import timezone
 from allocations.models import Allocation
 from monitoring.models import AllocationCheck, AllocationMonitor
 from monitoring.probe import ProbeResult, Target, probe
-from panel.api.throttles import _Window
-from panel.errors import TooManyRequests
+from panel.api.throttles import check_rate
 
 _INSERT_BATCH = 1000
 _PRUNE_BATCH = 10_000
@@ -198,9 +197,7 @@ def port_test_rate_check(*, server_id: int) -> None:
     """At most PANEL_PORT_TEST_RATE tests a server, whoever asks and by whatever path: the
     panel is not a port scanner, even for a caller with many keys. The fixed-window counter
     of the API's own rate limits, in the same shared cache."""
-    window = _Window("porttest", str(server_id), settings.PANEL_PORT_TEST_RATE)
-    if window.hit() > window.limit:
-        raise TooManyRequests(window.retry_after)
+    check_rate(scope="porttest", ident=str(server_id), rate=settings.PANEL_PORT_TEST_RATE)
 
 
 def allocation_port_test(*, allocation: Allocation) -> ProbeResult:

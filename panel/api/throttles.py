@@ -68,10 +68,15 @@ def _redis_incr(backend: RedisCache, key: str, timeout: int) -> int:
     return int(script(keys=[backend.make_and_validate_key(key)], args=[timeout]))
 
 
-def check_user_rate(user) -> None:
-    window = _Window("user", str(user.pk), settings.PANEL_API_RATE)
+def check_rate(*, scope: str, ident: str, rate: str) -> None:
+    """Count one hit on `scope`/`ident`; TooManyRequests (with Retry-After) past `rate`."""
+    window = _Window(scope, ident, rate)
     if window.hit() > window.limit:
         raise TooManyRequests(window.retry_after)
+
+
+def check_user_rate(user) -> None:
+    check_rate(scope="user", ident=str(user.pk), rate=settings.PANEL_API_RATE)
 
 
 def _failure_window(request) -> _Window:

@@ -3,12 +3,15 @@ ports the tests open (or hold closed) themselves."""
 
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from allocations.addresses import ip_sort_key, parse_ip
 from allocations.models import Allocation
+from monitoring.models import AllocationMonitor
 from tests import factories
 from tests.api.conftest import frozen_window  # noqa: F401 - a fixture used here too
 
@@ -106,3 +109,27 @@ def make_loopback_fleet(ports, *, servers: int = 20):
         Allocation.objects.filter(pk__in=chunk[1:]).update(server=server)
         made.append(server)
     return made
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Admin pages render without collectstatic (the manifest storage needs its output)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def state(row, *, down_for: timedelta | None, server=None):
+    """The monitor's recorded state of `row`: up, or down for `down_for`."""
+    now = timezone.now()
+    return AllocationMonitor.objects.create(
+        allocation_id=row.pk,
+        server_id=(server or row.server).pk,
+        next_due_at=now,
+        last_checked_at=now,
+        last_reachable=down_for is None,
+        last_latency_ms=None if down_for else 0.5,
+        last_error="connection refused" if down_for else None,
+        down_since=now - down_for if down_for else None,
+    )

@@ -6,12 +6,10 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
-from django.utils import timezone
 
 from allocations.models import Allocation
-from monitoring.models import AllocationMonitor
 from tests import factories
-from tests.monitoring.conftest import make_loopback_server
+from tests.monitoring.conftest import make_loopback_server, state
 
 pytestmark = pytest.mark.django_db
 
@@ -19,32 +17,11 @@ NODES = "/admin/servers/node/"
 DOWN = "/admin/monitoring/downallocation/"
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def root():
     client = Client()
     client.force_login(factories.make_user("root", is_staff=True, is_superuser=True))
     return client
-
-
-def state(row, *, down_for: timedelta | None, server=None):
-    now = timezone.now()
-    return AllocationMonitor.objects.create(
-        allocation_id=row.pk,
-        server_id=(server or row.server).pk,
-        next_due_at=now,
-        last_checked_at=now,
-        last_reachable=down_for is None,
-        last_error="connection refused" if down_for else None,
-        down_since=now - down_for if down_for else None,
-    )
 
 
 @pytest.fixture
